@@ -1,0 +1,408 @@
+"""PineconeMagics: the line magics and the settings users change with %config.
+
+Each magic only parses its line and delegates to client.py, so the magic, the form and
+scripts share one code path. Bad arguments raise UsageError before any request; API and
+network errors are shown as one line (or as a traceback with short_errors off) and fail
+the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
+
+from . import config
+from .errors import BatchError, InvalidInputError, PineconeMagicError
+from .models import KNOWN_STATUSES, ImportList
+
+logger = logging.getLogger("pinecone_magic")
+
+#: Maximum number of rows that `%pc_list_imports --limit` accepts.
+MAX_LIST_ROWS = 100_000
+
+# An argument left as `$name` or `{name}` after IPython's expansion names an undefined variable.
+_UNEXPANDED = re.compile(r"\$.*|\{[A-Za-z_][\w.\[\]'\"]*\}")
+
+
+def _common_arguments(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that every magic shares."""
+    decorators = [
+        argument("-h", "--help", action="store_true", help="Show this help and send nothing."),
+        argument(
+            "--timeout", metavar="SECONDS",
+            help="Maximum time for the whole call, retries included (default 60).",
+        ),
+        argument(
+            "--api-version", metavar="VERSION",
+            help=f"X-Pinecone-Api-Version header (default {config.DEFAULT_API_VERSION}).",
+        ),
+        argument(
+            "--index", metavar="NAME",
+            help="Index name, resolved to its host through the control plane.",
+        ),
+        argument(
+            "--host", metavar="HOST",
+            help="Index host, such as my-index-abc123.svc.aped-4627-b74a.pinecone.io "
+            "(default: PineconeMagics.host, then PINECONE_INDEX_HOST).",
+        ),
+    ]
+    for decorator in decorators:
+        function = decorator(function)
+    return function
+
+
+@magics_class
+class PineconeMagics(Magics):
+    """Magics that cancel, describe and list Pinecone bulk imports."""
+
+    host = Unicode(
+        None, allow_none=True,
+        help="Index host used when no --host or --index is given; overrides PINECONE_INDEX_HOST.",
+    ).tag(config=True)
+    index = Unicode(
+        None, allow_none=True,
+        help="Index name, resolved to its host through the control plane, used when no host is set.",
+    ).tag(config=True)
+    controller_host = Unicode(
+        None, allow_none=True,
+        help="Control plane URL for --index; overrides PINECONE_CONTROLLER_HOST "
+        f"(default {config.DEFAULT_CONTROLLER_HOST}).",
+    ).tag(config=True)
+    api_version = Unicode(
+        config.DEFAULT_API_VERSION, help="Value of the X-Pinecone-Api-Version header."
+    ).tag(config=True)
+    timeout = Float(
+        config.DEFAULT_TIMEOUT,
+        help="Maximum time in seconds for one call, retries and the waits between them included.",
+    ).tag(config=True)
+    concurrency = Int(
+        config.DEFAULT_CONCURRENCY,
+        help="Maximum number of cancel requests in flight at once when several ids are given.",
+    ).tag(config=True)
+    max_retries = Int(
+        config.DEFAULT_MAX_RETRIES,
+        help="Number of attempts in all, the first included, for 408, 429, 5xx and connection errors.",
+    ).tag(config=True)
+    short_errors = Bool(
+        True, help="Show API and network errors as one line; False shows the full traceback."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        _drop_invalid_settings(shell)
+        super().__init__(shell=shell, **kwargs)
+        self._publish_settings()
+
+    @validate(
+        "host", "index", "controller_host", "api_version", "timeout", "concurrency",
+        "max_retries",
+    )
+    def _validate_setting(self, proposal: Any) -> Any:
+        return _checked(proposal, _SETTING_VALIDATORS[proposal["trait"].name])
+
+    @observe(
+        "host", "index", "controller_host", "api_version", "timeout", "concurrency",
+        "max_retries", "short_errors",
+    )
+    def _settings_changed(self, change: Any) -> None:
+        # A host and an index name both choose the target, so setting one clears the other.
+        if change["name"] == "host" and change["new"] is not None:
+            self.index = None
+        elif change["name"] == "index" and change["new"] is not None:
+            self.host = None
+        self._publish_settings()
+
+    def _publish_settings(self) -> None:
+        """Copy the traits into the configured layer that client.py reads."""
+        config.configure({
+            "host": self.host,
+            "index": self.index,
+            "controller_host": self.controller_host,
+            "api_version": self.api_version,
+            "timeout": self.timeout,
+            "concurrency": self.concurrency,
+            "max_retries": self.max_retries,
+        })
+
+    @magic_arguments()
+    @argument(
+        "import_ids", nargs="*", metavar="IMPORT_ID",
+        help="Ids of the imports to cancel. With no id, show the cancel form.",
+    )
+    @argument(
+        "--concurrency", metavar="N",
+        help="Maximum number of cancel requests in flight at once (default 8).",
+    )
+    @argument(
+        "--wait", nargs="?", const="60", metavar="SECONDS",
+        help="After the cancel, describe the imports until all have finished, "
+        "for at most SECONDS (default 60).",
+    )
+    @_common_arguments
+    @line_magic
+    def pc_cancel_import(self, line: str) -> Any:
+        """Cancel Pinecone bulk imports; with no id, show the cancel form.
+
+        One id returns the cancel result; several ids are cancelled concurrently and
+        return a table of outcomes, in the order given. The cell fails if any id failed,
+        after every id ran. The API key comes from PINECONE_API_KEY, never from this line.
+        """
+        args = self._parse(self.pc_cancel_import, line)
+        if args is None:
+            return None
+
+        if not args.import_ids:
+            if args.wait is not None or args.concurrency is not None:
+                raise UsageError(
+                    "--wait and --concurrency need import ids; pass them, such as "
+                    "%pc_cancel_import 101 102 --wait 60."
+                )
+            from .form import cancel_import_form
+
+            return self._run(
+                lambda: cancel_import_form(
+                    host=args.host, index=args.index, api_version=args.api_version,
+                    timeout=args.timeout,
+                )
+            )
+
+        from . import client
+
+        if len(args.import_ids) == 1 and args.wait is None:
+            return self._run(
+                lambda: client.cancel_import(args.import_ids[0], **self._call_options(args))
+            )
+
+        progress = self._run(lambda: _WaitProgress(args.wait)) if args.wait is not None else None
+        batch = self._run(
+            lambda: client.cancel_imports(
+                args.import_ids,
+                concurrency=args.concurrency,
+                wait=args.wait,
+                on_progress=progress.update if progress else None,
+                **self._call_options(args),
+            )
+        )
+        if batch.failed:
+            from IPython.display import display
+
+            display(batch)
+            failed = batch.failed
+            error = BatchError(
+                f"{len(failed)} of {len(batch)} imports could not be cancelled "
+                f"({', '.join(outcome.import_id for outcome in failed[:10])}"
+                f"{', ...' if len(failed) > 10 else ''}); see the table above.",
+                results=batch,
+            )
+            error.short_traceback = self.short_errors
+            raise error
+        return batch
+
+    @magic_arguments()
+    @argument("import_id", nargs="?", metavar="IMPORT_ID", help="Id of the import to describe.")
+    @_common_arguments
+    @line_magic
+    def pc_describe_import(self, line: str) -> Any:
+        """Show one Pinecone bulk import: status, progress, records, times, URI and error."""
+        args = self._parse(self.pc_describe_import, line)
+        if args is None:
+            return None
+        if args.import_id is None:
+            raise UsageError(
+                "No import id was given; pass one, such as %pc_describe_import 101, or list "
+                "the ids with %pc_list_imports."
+            )
+
+        from . import client
+
+        return self._run(lambda: client.describe_import(args.import_id, **self._call_options(args)))
+
+    @magic_arguments()
+    @argument(
+        "--status", nargs="+", action="append", metavar="STATUS",
+        help=f"Show only imports with these statuses: {', '.join(KNOWN_STATUSES)}.",
+    )
+    @argument("--limit", metavar="N", help="Show at most the N newest imports.")
+    @_common_arguments
+    @line_magic
+    def pc_list_imports(self, line: str) -> Any:
+        """List the bulk imports of an index, newest first, following every page."""
+        args = self._parse(self.pc_list_imports, line)
+        if args is None:
+            return None
+
+        statuses = _checked_statuses(args.status)
+        limit = _checked_row_limit(args.limit)
+
+        from . import client
+
+        def collect() -> ImportList:
+            imports = [
+                model
+                for model in client.list_imports(**self._call_options(args))
+                if not statuses or model.status in statuses
+            ]
+            imports.sort(key=_newest_first)
+            shown = imports if limit is None else imports[:limit]
+            return ImportList(imports=tuple(shown), statuses=statuses, total=len(imports))
+
+        return self._run(collect)
+
+    def _parse(self, magic: Callable[..., Any], line: str) -> argparse.Namespace | None:
+        """Parse a magic line, print the help for -h, and reject unexpanded variables.
+
+        Quotes are parsed as a POSIX shell does, so `'a b'` is the one argument `a b`.
+        """
+        try:
+            words = arg_split(line, posix=True)
+        except ValueError as error:
+            raise UsageError(f"Cannot parse {line.strip()!r}: {error}; close the quote.") from None
+        args = magic.parser.parse_args(words)  # type: ignore[attr-defined]
+        if args.help:
+            print(magic.__doc__)
+            return None
+
+        for value in _string_values(vars(args)):
+            if _UNEXPANDED.fullmatch(value):
+                name = value.strip("${}")
+                raise UsageError(
+                    f"Argument {value!r} looks like an undefined variable; define {name!r} "
+                    "in the notebook first, or pass the value itself."
+                )
+        return args
+
+    def _call_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {
+            "host": args.host,
+            "index": args.index,
+            "api_version": args.api_version,
+            "timeout": args.timeout,
+        }
+
+    def _run(self, call: Callable[[], Any]) -> Any:
+        """Run a client call, turning invalid input into UsageError and shortening errors."""
+        try:
+            return call()
+        except InvalidInputError as error:
+            raise UsageError(str(error)) from None
+        except PineconeMagicError as error:
+            error.short_traceback = self.short_errors
+            raise
+
+
+def _check_short_errors(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"short_errors {value!r} is not True or False.")
+    return value
+
+
+_SETTING_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "host": config.normalize_host,
+    "index": config.validate_index_name,
+    "controller_host": lambda value: config.normalize_host(value, name="controller host"),
+    "api_version": config.validate_api_version,
+    "timeout": config.validate_timeout,
+    "concurrency": config.validate_concurrency,
+    "max_retries": config.validate_max_retries,
+    "short_errors": _check_short_errors,
+}
+
+
+def _drop_invalid_settings(shell: Any) -> None:
+    """Remove invalid PineconeMagics values from the shell's config, with a warning.
+
+    `%config` stores a value in the shell's config even when the trait rejects it. Without
+    this step, the next `%reload_ext` would fail on that value.
+    """
+    section = getattr(getattr(shell, "config", None), "PineconeMagics", None)
+    if not section:
+        return
+    for name in list(section):
+        validator = _SETTING_VALIDATORS.get(name)
+        if validator is None or section[name] is None:
+            continue
+        try:
+            validator(section[name])
+        except InvalidInputError as error:
+            logger.warning("Ignoring PineconeMagics.%s from the configuration: %s", name, error)
+            del section[name]
+
+
+def _checked(proposal: Any, validator: Callable[[Any], Any]) -> Any:
+    value = proposal["value"]
+    if value is None:
+        return None
+    try:
+        return validator(value)
+    except InvalidInputError as error:
+        raise TraitError(str(error)) from None
+
+
+def _string_values(values: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for value in values.values():
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, list):
+            found.extend(_string_values({str(i): item for i, item in enumerate(value)}))
+    return found
+
+
+def _checked_statuses(groups: list[list[str]] | None) -> tuple[str, ...]:
+    if not groups:
+        return ()
+    by_lower = {status.lower(): status for status in KNOWN_STATUSES}
+    statuses: list[str] = []
+    for value in (item for group in groups for item in group):
+        for part in value.split(","):
+            status = by_lower.get(part.strip().lower())
+            if status is None:
+                raise UsageError(
+                    f"Status {part.strip()!r} is not an import status; use one of "
+                    f"{', '.join(KNOWN_STATUSES)}."
+                )
+            if status not in statuses:
+                statuses.append(status)
+    return tuple(statuses)
+
+
+def _checked_row_limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_LIST_ROWS:
+        raise UsageError(
+            f"Limit {value!r} is invalid; use a whole number of rows from 1 to {MAX_LIST_ROWS}."
+        )
+    return int(value)
+
+
+def _newest_first(model: Any) -> tuple[int, float]:
+    created = model.created_at
+    return (0, -created.timestamp()) if created is not None else (1, 0.0)
+
+
+class _WaitProgress:
+    """One display line that a wait updates in place."""
+
+    def __init__(self, wait: str) -> None:
+        self.limit = config.validate_timeout(wait) if wait else config.DEFAULT_TIMEOUT
+        self._handle: Any = None
+
+    def update(self, models: Any, elapsed: float) -> None:
+        from IPython.display import display
+
+        from .display import wait_progress_text
+
+        bundle = {"text/plain": wait_progress_text(models, elapsed, self.limit)}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
