@@ -9,7 +9,7 @@ Every exception derives from one base class, so a script can catch them all at o
     │   ├── ConnectError         DNS failure, refused or dropped connection, proxy failure
     │   │   └── TLSError         the server's certificate could not be verified
     │   └── RequestTimeoutError  the time limit passed; the outcome is unknown
-    ├── ApiError                 Pinecone (or a proxy) answered with an error status
+    ├── ApiError                 Pinecone (or a proxy) responded with an error status
     │   ├── AuthenticationError  401 or 403: the API key was rejected
     │   ├── NotFoundError        404: no such import or index
     │   └── RedirectError        3xx: the redirect was not followed
@@ -84,11 +84,11 @@ class TLSError(ConnectError):
 
 
 class RequestTimeoutError(TransportError):
-    """The time limit passed before an answer arrived, so the outcome is unknown."""
+    """The time limit passed before a response arrived, so the outcome is unknown."""
 
 
 class ApiError(PineconeMagicError):
-    """Pinecone, or a proxy in front of it, answered with an error status.
+    """Pinecone, or a proxy in front of it, responded with an error status.
 
     `grpc_code`, `server_message` and `details` come from an rpcStatus body on the data
     plane. The control plane sends a code name instead (`error_code`, such as NOT_FOUND).
@@ -142,7 +142,7 @@ class NotFoundError(ApiError):
 
 
 class RedirectError(ApiError):
-    """The server answered with a redirect, which is never followed with the API key."""
+    """The server responded with a redirect, which is never followed with the API key."""
 
     def __init__(self, message: str, *, location: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -150,7 +150,7 @@ class RedirectError(ApiError):
 
 
 class BatchError(PineconeMagicError):
-    """At least one import of a batch failed; `results` holds every outcome in input order."""
+    """At least one import of a batch failed; `results` contains every outcome in input order."""
 
     def __init__(self, message: str, *, results: Any) -> None:
         super().__init__(message)

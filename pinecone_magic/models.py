@@ -1,7 +1,7 @@
 """Imports as Pinecone describes them, and the results of our calls.
 
 Objects here are plain frozen dataclasses. They render as HTML, plain text and JSON
-through display.py, which they import only when IPython asks for a rendering.
+through display.py, which they import only when IPython requests a rendering.
 """
 
 from __future__ import annotations
@@ -115,9 +115,9 @@ class ImportModel(_RichDisplay):
 
 @dataclass(frozen=True)
 class CancelResult(_RichDisplay):
-    """The answer to one cancel request.
+    """The response to one cancel request.
 
-    A 200 answer means Pinecone accepted the request. The import turns Cancelled only
+    A 200 response means Pinecone accepted the request. The import turns Cancelled only
     afterwards, and a cancel has no effect on an import that already finished.
     """
 

@@ -15,6 +15,8 @@ import pytest
 from pinecone_magic import config
 from pinecone_magic.emulator import Emulator, ManualClock
 
+pytest_plugins = ["conformance"]
+
 API_KEY = "pcsk_test_KNOWN_SECRET_7f3a9c1e"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
 
