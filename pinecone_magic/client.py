@@ -85,8 +85,10 @@ def cancel_import(
         host=host, index=index, api_key=api_key, api_version=api_version,
         timeout=timeout, max_retries=max_retries,
     )
-    base_url = index_host(settings)
-    return _cancel(settings, base_url, checked_id)
+    # One deadline covers the index lookup and the cancel, so --timeout bounds the whole call.
+    deadline = time.monotonic() + settings.timeout
+    base_url = index_host(settings, deadline=deadline)
+    return _cancel(settings, base_url, checked_id, deadline=deadline)
 
 
 def describe_import(
@@ -105,8 +107,9 @@ def describe_import(
         host=host, index=index, api_key=api_key, api_version=api_version,
         timeout=timeout, max_retries=max_retries,
     )
-    base_url = index_host(settings)
-    return _describe(settings, base_url, checked_id)
+    deadline = time.monotonic() + settings.timeout
+    base_url = index_host(settings, deadline=deadline)
+    return _describe(settings, base_url, checked_id, deadline=deadline)
 
 
 def list_imports(
@@ -156,7 +159,9 @@ def start_import(
             "such as s3://bucket/import-dir."
         )
     if error_mode not in (None, "abort", "continue"):
-        raise InvalidInputError(f"Error mode {error_mode!r:.40} is invalid; use 'abort' or 'continue'.")
+        raise InvalidInputError(
+            f"Error mode {error_mode!r:.40} is invalid; use 'abort' or 'continue'."
+        )
 
     body: dict[str, Any] = {"uri": uri.strip()}
     if integration_id is not None:
@@ -222,7 +227,7 @@ def cancel_imports(
     unique_ids = list(dict.fromkeys(ids))
     workers = min(settings.concurrency, len(unique_ids))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pinecone-cancel") as pool:
-        by_id = dict(zip(unique_ids, pool.map(cancel_one, unique_ids)))
+        by_id = dict(zip(unique_ids, pool.map(cancel_one, unique_ids), strict=True))
         batch = CancelBatch(
             outcomes=tuple(by_id[import_id] for import_id in ids),
             elapsed=time.monotonic() - started,
@@ -240,15 +245,15 @@ def cancel_imports(
         final=tuple(final),
         still_running=tuple(still_running),
         waited=wait_limit,
-        elapsed=time.monotonic() - started,
     )
 
 
-def index_host(settings: Settings) -> str:
+def index_host(settings: Settings, *, deadline: float | None = None) -> str:
     """Return the base URL of the index host, resolving an index name when one was given.
 
     A name is resolved with `GET {controller}/indexes/{name}` and cached for the life of
-    the process, per controller, name and API key.
+    the process, per controller, name and API key. `deadline`, a `time.monotonic()`
+    value, ends the lookup early when it shares the time limit of a call.
     """
     if settings.host is not None:
         return settings.host
@@ -268,6 +273,7 @@ def index_host(settings: Settings) -> str:
         "GET", settings.controller_host, f"/indexes/{quote(settings.index, safe='')}",
         api_key=settings.api_key, api_version=settings.api_version, timeout=settings.timeout,
         max_attempts=settings.max_retries, action=f"lookup of index {settings.index!r}",
+        deadline=deadline,
         not_found_hint=(
             "Check the index name in the Pinecone console; the API key must belong to "
             "the project of that index."
@@ -304,7 +310,9 @@ def _host_from_index_model(body: Any, settings: Settings) -> str:
     return normalize_host(host, name="index host from the control plane")
 
 
-def _cancel(settings: Settings, base_url: str, import_id: str) -> CancelResult:
+def _cancel(
+    settings: Settings, base_url: str, import_id: str, *, deadline: float | None = None
+) -> CancelResult:
     answer = send(
         "DELETE", base_url, import_path(import_id),
         api_key=settings.api_key, api_version=settings.api_version, timeout=settings.timeout,
@@ -313,6 +321,7 @@ def _cancel(settings: Settings, base_url: str, import_id: str) -> CancelResult:
         timeout_hint=(
             f"Its outcome is unknown; check it with %pc_describe_import {import_id}."
         ),
+        deadline=deadline,
     )
     return CancelResult(
         import_id=import_id,
@@ -325,13 +334,16 @@ def _cancel(settings: Settings, base_url: str, import_id: str) -> CancelResult:
     )
 
 
-def _describe(settings: Settings, base_url: str, import_id: str) -> ImportModel:
+def _describe(
+    settings: Settings, base_url: str, import_id: str, *, deadline: float | None = None
+) -> ImportModel:
     answer = send(
         "GET", base_url, import_path(import_id),
         api_key=settings.api_key, api_version=settings.api_version, timeout=settings.timeout,
         max_attempts=settings.max_retries, action=f"describe of import {import_id!r}",
         not_found_hint="Check the id with %pc_list_imports.",
         timeout_hint="Run it again, or raise --timeout.",
+        deadline=deadline,
     )
     if not isinstance(answer.body, dict):
         raise _malformed(answer.url, "an import object")
@@ -421,7 +433,7 @@ def _wait_until_finished(
 
     pending = list(import_ids)
     while pending:
-        for import_id, model in zip(pending, pool.map(describe_one, pending)):
+        for import_id, model in zip(pending, pool.map(describe_one, pending), strict=True):
             if model is not None:
                 latest[import_id] = model
         pending = [

@@ -44,7 +44,8 @@ ENV_CONTROLLER_HOST = "PINECONE_CONTROLLER_HOST"
 
 _API_VERSION_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}(\.[A-Za-z0-9]+)?")
 _INDEX_NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?")
-_HOSTNAME_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
+_HOSTNAME_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME_PATTERN = re.compile(rf"{_HOSTNAME_LABEL}(\.{_HOSTNAME_LABEL})*\.?")
 _SHOWN_VALUE_LENGTH = 60
 
 _KEY_HINT = (
@@ -122,8 +123,35 @@ def resolve_settings(
 ) -> Settings:
     """Merge arguments, `%config` values and the environment, and validate the result.
 
-    Raises InvalidInputError (or MissingApiKeyError) naming the first invalid value.
+    Raises InvalidInputError (or MissingApiKeyError) naming the first invalid value. A key
+    pasted into another setting, such as the host, is replaced with `***` in the message.
     """
+    raw_key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+    try:
+        return _resolve_settings(
+            host=host, index=index, api_key=raw_key, api_version=api_version,
+            timeout=timeout, max_retries=max_retries, concurrency=concurrency,
+        )
+    except InvalidInputError as error:
+        key = raw_key.strip() if isinstance(raw_key, str) else ""
+        if not key or key not in str(error):
+            raise
+        redacted = type(error)(str(error).replace(key, "***"))
+
+    # Raised outside the except block, so that the message with the key is not its context.
+    raise redacted
+
+
+def _resolve_settings(
+    *,
+    host: str | None,
+    index: str | None,
+    api_key: str | None,
+    api_version: str | None,
+    timeout: float | None,
+    max_retries: int | None,
+    concurrency: int | None,
+) -> Settings:
     if host is not None and index is not None:
         raise InvalidInputError(
             f"Both a host ({_shown(host)}) and an index ({_shown(index)}) were given; "
@@ -146,7 +174,7 @@ def resolve_settings(
     return Settings(
         host=normalize_host(host) if host is not None else None,
         index=validate_index_name(index) if index is not None else None,
-        api_key=validate_api_key(api_key if api_key is not None else os.environ.get(ENV_API_KEY)),
+        api_key=validate_api_key(api_key),
         api_version=validate_api_version(_first(api_version, "api_version", DEFAULT_API_VERSION)),
         timeout=validate_timeout(_first(timeout, "timeout", DEFAULT_TIMEOUT)),
         max_retries=validate_max_retries(_first(max_retries, "max_retries", DEFAULT_MAX_RETRIES)),
@@ -173,8 +201,12 @@ def _shown(value: object) -> str:
 
 
 def _first_control_character(text: str) -> str | None:
+    """Return the first control, format, separator or surrogate character of text, or None.
+
+    Lone surrogates cannot be encoded as UTF-8, so they could never reach the server.
+    """
     for character in text:
-        if unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp"):
+        if unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
             return character
     return None
 
@@ -256,6 +288,8 @@ def normalize_host(value: object, *, name: str = "host") -> str:
         )
 
     text = value.strip()
+    # Messages show the host without anything before '@', so that a pasted password stays hidden.
+    safe = _without_credentials(text) if "@" in text else text
     if not text:
         raise InvalidInputError(
             f"The {name} is empty; pass the index host shown in the Pinecone console, "
@@ -265,7 +299,7 @@ def normalize_host(value: object, *, name: str = "host") -> str:
     control = _first_control_character(text)
     if control is not None or any(character.isspace() for character in text):
         raise InvalidInputError(
-            f"The {name} {_shown(text)} contains whitespace or a control character; "
+            f"The {name} {_shown(safe)} contains whitespace or a control character; "
             "pass a host such as my-index-abc123.svc.aped-4627-b74a.pinecone.io."
         )
 
@@ -276,37 +310,38 @@ def normalize_host(value: object, *, name: str = "host") -> str:
         scheme, rest = "https", text
     if scheme not in ("http", "https"):
         raise InvalidInputError(
-            f"The {name} {_shown(text)} uses the scheme {scheme!r}; use https://HOST or a bare host."
+            f"The {name} {_shown(safe)} uses the scheme {scheme!r}; use https://HOST or a "
+            "bare host."
         )
     if "://" in rest or rest.lower().startswith(("http:", "https:")):
         raise InvalidInputError(
-            f"The {name} {_shown(text)} repeats its scheme; pass it once, such as https://HOST."
+            f"The {name} {_shown(safe)} repeats its scheme; pass it once, such as https://HOST."
         )
 
     rest = rest.rstrip("/")
     if any(character in rest for character in "/?#"):
         raise InvalidInputError(
-            f"The {name} {_shown(text)} contains a path, query or fragment; "
+            f"The {name} {_shown(safe)} contains a path, query or fragment; "
             "pass only the host, such as https://HOST."
         )
     if "@" in rest:
         raise InvalidInputError(
-            f"The {name} {_shown(_without_credentials(text))} contains credentials; remove "
+            f"The {name} {_shown(safe)} contains credentials; remove "
             "the part before '@', and set the API key in PINECONE_API_KEY instead."
         )
 
-    hostname, port = _split_host_port(rest, text, name)
+    hostname, port = _split_host_port(rest, safe, name)
     is_loopback = _is_loopback(hostname)
 
     if scheme == "http" and not is_loopback:
         raise InvalidInputError(
-            f"The {name} {_shown(text)} uses http://, which would send the API key in "
+            f"The {name} {_shown(safe)} uses http://, which would send the API key in "
             "clear text; use https:// (http:// is allowed only for loopback hosts such as "
             "the local emulator)."
         )
     if name == "host" and _looks_like_index_name(hostname, is_loopback):
         raise InvalidInputError(
-            f"The host {_shown(text)} looks like an index name, not an index host; "
+            f"The host {_shown(safe)} looks like an index name, not an index host; "
             f"use --index {hostname}, or pass the host shown in the Pinecone console."
         )
 
@@ -366,7 +401,8 @@ def _split_host_port(rest: str, text: str, name: str) -> tuple[str, int | None]:
 
     if not port_text:
         return hostname, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    # str.isdigit() also accepts digits such as '²' that int() rejects, so ASCII is required.
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise InvalidInputError(
             f"The {name} {_shown(text)} has the invalid port {port_text!r}; "
             "use a number from 1 to 65535."

@@ -32,6 +32,8 @@ from .models import (
 #: Maximum number of characters of a response body shown in a rendered error.
 BODY_LIMIT = 2000
 JSON_MIME = "application/json"
+#: Maximum number of full error messages printed below a batch table.
+MAX_ERRORS_LISTED = 20
 
 _STATUS_COLORS = {
     "Pending": "#6b7280",
@@ -338,9 +340,27 @@ def _final_rows(batch: CancelBatch) -> list[list[str]]:
 _FINAL_HEADERS = ("Import", "Final status", "Progress", "Finished")
 
 
+def _error_label(error: PineconeMagicError) -> str:
+    if isinstance(error, ApiError):
+        return f"HTTP {error.status_code} {error.reason}".rstrip() + ", see below."
+    return f"{type(error).__name__}, see below."
+
+
 def _batch_text(batch: CancelBatch) -> str:
-    rows = [[_one_line(cell, 100) for cell in _outcome_row(outcome)] for outcome in batch]
+    rows = []
+    for outcome in batch:
+        import_id, name, status, detail = _outcome_row(outcome)
+        if outcome.error is not None:
+            detail = _error_label(outcome.error)
+        rows.append([_one_line(import_id, 40), name, status, _one_line(detail, 100)])
     parts = [_batch_caption(batch), _table_text(_OUTCOME_HEADERS, rows)]
+
+    # Error messages end with the fix, so they are printed whole below the table.
+    errors = [outcome for outcome in batch if outcome.error is not None]
+    for outcome in errors[:MAX_ERRORS_LISTED]:
+        parts.append(f"{_one_line(outcome.import_id, 40)}: {outcome.error}")
+    if len(errors) > MAX_ERRORS_LISTED:
+        parts.append(f"... and {len(errors) - MAX_ERRORS_LISTED} more errors; see .results.")
     if batch.waited is not None:
         parts.append(_wait_caption(batch))
         if batch.final:

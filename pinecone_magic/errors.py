@@ -52,6 +52,11 @@ class PineconeMagicError(Exception):
     #: Set to False (by `%config PineconeMagics.short_errors = False`) to show tracebacks.
     short_traceback: bool = True
 
+    def __reduce__(self) -> Any:
+        # Subclasses take keyword-only arguments, which the default pickling cannot pass, so
+        # copies are rebuilt from the message and the attributes.
+        return (_rebuild, (type(self), str(self), self.__dict__))
+
     def _render_traceback_(self) -> list[str]:
         if not self.short_traceback:
             return traceback.format_exception(type(self), self, self.__traceback__)
@@ -127,10 +132,10 @@ class ApiError(PineconeMagicError):
 
     @property
     def grpc_code_name(self) -> str | None:
-        """Name of the gRPC code, such as NOT_FOUND, or None when the body had no code."""
+        """Name of the gRPC code, such as NOT_FOUND, or None when the code is missing or unknown."""
         if self.grpc_code is None:
             return None
-        return GRPC_CODE_NAMES.get(self.grpc_code, "UNKNOWN")
+        return GRPC_CODE_NAMES.get(self.grpc_code)
 
 
 class AuthenticationError(ApiError):
@@ -155,3 +160,11 @@ class BatchError(PineconeMagicError):
     def __init__(self, message: str, *, results: Any) -> None:
         super().__init__(message)
         self.results = results
+
+
+def _rebuild(cls: type[PineconeMagicError], message: str, state: dict[str, Any]) -> Any:
+    """Recreate an error from its message and attributes, for copy and pickle."""
+    error = Exception.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error

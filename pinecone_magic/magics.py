@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,9 @@ logger = logging.getLogger("pinecone_magic")
 
 #: Maximum number of rows that `%pc_list_imports --limit` accepts.
 MAX_LIST_ROWS = 100_000
+
+# Options a user may try for the key; they get a message that explains where the key goes.
+_KEY_OPTIONS = frozenset({"--api-key", "--api_key", "--apikey", "--key", "-k"})
 
 # An argument left as `$name` or `{name}` after IPython's expansion names an undefined variable.
 _UNEXPANDED = re.compile(r"\$.*|\{[A-Za-z_][\w.\[\]'\"]*\}")
@@ -264,8 +268,22 @@ class PineconeMagics(Magics):
         try:
             words = arg_split(line, posix=True)
         except ValueError as error:
-            raise UsageError(f"Cannot parse {line.strip()!r}: {error}; close the quote.") from None
-        args = magic.parser.parse_args(words)  # type: ignore[attr-defined]
+            raise UsageError(
+                _without_api_key(f"Cannot parse {line.strip()!r}: {error}; close the quote.")
+            ) from None
+
+        for word in words:
+            if word.split("=", 1)[0] in _KEY_OPTIONS:
+                raise UsageError(
+                    f"{word.split('=', 1)[0]} is not an option: the API key is never read from "
+                    "the magic line, which is saved in the notebook; set PINECONE_API_KEY, for "
+                    "example with os.environ['PINECONE_API_KEY'] = getpass.getpass()."
+                )
+
+        try:
+            args = magic.parser.parse_args(words)  # type: ignore[attr-defined]
+        except UsageError as error:
+            raise UsageError(_without_api_key(str(error))) from None
         if args.help:
             print(magic.__doc__)
             return None
@@ -296,6 +314,12 @@ class PineconeMagics(Magics):
         except PineconeMagicError as error:
             error.short_traceback = self.short_errors
             raise
+
+
+def _without_api_key(text: str) -> str:
+    """Replace the configured API key in a message, in case it was pasted on the line."""
+    key = os.environ.get(config.ENV_API_KEY, "").strip()
+    return text.replace(key, "***") if key else text
 
 
 def _check_short_errors(value: Any) -> bool:
@@ -377,11 +401,12 @@ def _checked_statuses(groups: list[list[str]] | None) -> tuple[str, ...]:
 def _checked_row_limit(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_LIST_ROWS:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIST_ROWS:
         raise UsageError(
             f"Limit {value!r} is invalid; use a whole number of rows from 1 to {MAX_LIST_ROWS}."
         )
-    return int(value)
+    return int(text)
 
 
 def _newest_first(model: Any) -> tuple[int, float]:
