@@ -66,10 +66,32 @@ _LAZY_NAMES = {
 }
 
 __all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BatchError",
+    "CancelBatch",
+    "CancelOutcome",
+    "CancelResult",
+    "ConnectError",
+    "ImportList",
+    "ImportModel",
+    "InvalidInputError",
+    "MissingApiKeyError",
+    "NotFoundError",
+    "PineconeMagicError",
+    "RedirectError",
+    "RequestTimeoutError",
+    "TLSError",
+    "TransportError",
     "__version__",
+    "cancel_import",
+    "cancel_import_form",
+    "cancel_imports",
+    "describe_import",
+    "list_imports",
     "load_ipython_extension",
+    "start_import",
     "unload_ipython_extension",
-    *_LAZY_NAMES,
 ]
 
 

@@ -74,7 +74,7 @@ def cancel_import(
     timeout: float | None = None,
     max_retries: int | None = None,
 ) -> CancelResult:
-    """Request the cancellation of one import and return Pinecone's answer.
+    """Request the cancellation of one import and return Pinecone's response.
 
     Sends exactly one `DELETE /bulk/imports/{id}` (more only when a retry is needed). The
     import turns Cancelled only afterwards, and the cancel has no effect on an import that
@@ -182,7 +182,7 @@ def start_import(
     new_id = answer.body.get("id") if isinstance(answer.body, dict) else None
     if not isinstance(new_id, str) or not new_id:
         raise PineconeMagicError(
-            f"The import from {uri!r:.80} was started, but the answer has no import id; "
+            f"The import from {uri!r:.80} was started, but the response has no import id; "
             "find it with %pc_list_imports."
         )
     return new_id
@@ -205,7 +205,7 @@ def cancel_imports(
     """Cancel several imports concurrently and return every outcome in input order.
 
     A failure for one id never stops the others. With `check_status`, each successful
-    cancel is followed by a describe, so the outcome tells whether the import is now
+    cancel is followed by a describe, so the outcome shows whether the import is now
     Cancelled, still stopping, or had already finished (no effect). With `wait`, the
     imports are then described every second until all have finished or `wait` seconds
     have passed. Repeated ids are sent once.
@@ -454,7 +454,7 @@ def _wait_until_finished(
 
 def _malformed(url: str, expected: str) -> ApiError:
     return ApiError(
-        f"The answer from {url} is not {expected}; a proxy may have answered in place of "
+        f"The response from {url} is not {expected}; a proxy may have responded in place of "
         "Pinecone. Check the host.",
         method="GET",
         url=url,

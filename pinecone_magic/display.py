@@ -1,9 +1,9 @@
 """Render results and errors as HTML, plain text and JSON.
 
 Every string that came from a server or a user is escaped before it enters HTML, and
-long server text is cut with a note that says how much was cut.
+long server text is cut with a note that states how much was cut.
 
-NOTE: the default bundle holds text/html and text/plain only. JupyterLab ranks its JSON
+NOTE: the default bundle contains text/html and text/plain only. JupyterLab ranks its JSON
 renderer above HTML (rank 0 in JupyterLab 4), so an application/json entry would replace
 the table with a JSON tree. JSON is added when a frontend or a caller includes
 application/json explicitly, and `as_json` returns the same data.
@@ -105,18 +105,22 @@ def _table_html(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "<tr>" + "".join(f'<td style="{_CELL_STYLE}">{cell}</td>' for cell in row) + "</tr>"
         for row in rows
     )
-    return f'<table style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<table style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _table_text(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [len(name) for name in headers]
     for row in rows:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
-    lines = ["  ".join(name.ljust(width) for name, width in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * width for width in widths))
-    lines.extend(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
-    )
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+
+    lines = [line(headers).rstrip(), "  ".join("-" * width for width in widths)]
+    lines.extend(line(row).rstrip() for row in rows)
     return "\n".join(lines)
 
 
@@ -222,8 +226,14 @@ def _import_html(model: ImportModel) -> str:
     for label, name in _IMPORT_FIELDS:
         if not cells[name]:
             continue
-        value = _status_html(model.status) if name == "status" else _escape(shorten(cells[name], 500))
-        rows.append(f'<tr><th style="{_CELL_STYLE}">{_escape(label)}</th><td style="{_CELL_STYLE}">{value}</td></tr>')
+        if name == "status":
+            value = _status_html(model.status)
+        else:
+            value = _escape(shorten(cells[name], 500))
+        rows.append(
+            f'<tr><th style="{_CELL_STYLE}">{_escape(label)}</th>'
+            f'<td style="{_CELL_STYLE}">{value}</td></tr>'
+        )
     return f'<table style="{_TABLE_STYLE}">{"".join(rows)}</table>'
 
 
@@ -247,7 +257,9 @@ def _list_text(imports: ImportList) -> str:
         ]
         for cells in _list_rows(imports)
     ]
-    return f"{_list_caption(imports)}\n{_table_text(_LIST_HEADERS, rows)}" if rows else _list_caption(imports)
+    if not rows:
+        return _list_caption(imports)
+    return f"{_list_caption(imports)}\n{_table_text(_LIST_HEADERS, rows)}"
 
 
 def _list_html(imports: ImportList) -> str:
@@ -410,7 +422,10 @@ def _batch_json(batch: CancelBatch) -> dict[str, Any]:
 def wait_progress_text(models: Sequence[ImportModel], elapsed: float, limit: float) -> str:
     """Return one line on the progress of a wait, such as `2 of 3 finished after 4 s of 30 s`."""
     finished = sum(1 for model in models if model.is_finished)
-    return f"Waiting for imports to finish: {finished} of {len(models)} finished after {elapsed:.0f} s of {limit:g} s."
+    return (
+        f"Waiting for imports to finish: {finished} of {len(models)} finished "
+        f"after {elapsed:.0f} s of {limit:g} s."
+    )
 
 
 # Errors

@@ -18,7 +18,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.utils.process import arg_split
+from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from . import config
@@ -74,7 +74,8 @@ class PineconeMagics(Magics):
     ).tag(config=True)
     index = Unicode(
         None, allow_none=True,
-        help="Index name, resolved to its host through the control plane, used when no host is set.",
+        help="Index name, resolved to its host through the control plane; used when no host "
+        "is set.",
     ).tag(config=True)
     controller_host = Unicode(
         None, allow_none=True,
@@ -94,7 +95,8 @@ class PineconeMagics(Magics):
     ).tag(config=True)
     max_retries = Int(
         config.DEFAULT_MAX_RETRIES,
-        help="Number of attempts in all, the first included, for 408, 429, 5xx and connection errors.",
+        help="Number of attempts in all, the first included, for 408, 429, 5xx and "
+        "connection errors.",
     ).tag(config=True)
     short_errors = Bool(
         True, help="Show API and network errors as one line; False shows the full traceback."
@@ -281,7 +283,9 @@ class PineconeMagics(Magics):
                 )
 
         try:
-            args = magic.parser.parse_args(words)  # type: ignore[attr-defined]
+            args: argparse.Namespace = magic.parser.parse_args(  # type: ignore[attr-defined]
+                words
+            )
         except UsageError as error:
             raise UsageError(_without_api_key(str(error))) from None
         if args.help:

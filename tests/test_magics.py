@@ -109,7 +109,7 @@ def test_cancel_magic_unknown_option_is_usage_error(shell: Any, configured: Emul
 
 
 def test_cancel_magic_host_and_index_conflict(shell: Any, configured: Emulator) -> None:
-    result, captured = _run(shell, f"%pc_cancel_import 101 --host {configured.url} --index x")
+    _, captured = _run(shell, f"%pc_cancel_import 101 --host {configured.url} --index x")
 
     assert "only one of --host and --index" in captured.stderr
     assert configured.requests == []
@@ -132,7 +132,7 @@ def test_cancel_magic_long_errors_show_traceback(shell: Any, configured: Emulato
 
 
 def test_cancel_magic_missing_key_is_usage_error(shell: Any, emulator: Emulator) -> None:
-    result, captured = _run(shell, f"%pc_cancel_import 101 --host {emulator.url}")
+    _, captured = _run(shell, f"%pc_cancel_import 101 --host {emulator.url}")
 
     assert "PINECONE_API_KEY" in captured.stderr
     assert emulator.requests == []
