@@ -159,7 +159,7 @@ def transport_error(
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         hint = unknown_outcome_hint or "Its outcome is unknown; run it again to retry."
         return ConnectError(
-            f"The {action} failed: {host} closed the connection without an answer "
+            f"The {action} failed: {host} closed the connection without a response "
             f"({reason}, {tries}).{note} {hint}",
             url=url,
             attempts=attempt,
@@ -178,7 +178,7 @@ def too_large_error(
     return ApiError(
         f"The {action} got HTTP {status} with a body larger than {limit:,} "
         "bytes, which was not read to its end; a proxy may have "
-        "answered in place of Pinecone. Check the host and HTTPS_PROXY.",
+        "responded in place of Pinecone. Check the host and HTTPS_PROXY.",
         method=method,
         url=url,
         status_code=status,
@@ -210,7 +210,7 @@ def success_body(
         raise ApiError(
             f"The {action} got HTTP {reply.status_code} but a body that is not JSON "
             f"({content_type(reply)}, {len(reply.content)} bytes), so a proxy may have "
-            "answered in place of Pinecone. Check the host and HTTPS_PROXY.",
+            "responded in place of Pinecone. Check the host and HTTPS_PROXY.",
             method=method,
             url=url,
             status_code=reply.status_code,
@@ -275,7 +275,7 @@ def api_error(
     not_found_hint: str,
     note: str = "",
 ) -> ApiError:
-    """Build the error for a non-2xx answer from an rpcStatus, control-plane or other body."""
+    """Build the error for a non-2xx response from an rpcStatus, control-plane or other body."""
     status = reply.status_code
     reason = redact(reply.reason_phrase, api_key)
     body_text = redact(reply.text, api_key)

@@ -2,10 +2,10 @@
 
 An autouse fixture records each request that the package's HTTP client sends (requests whose
 User-Agent starts with ``pinecone-magic/``) and the response it gets. At teardown it validates
-each exchange answered by the local emulator (``Server: PineconeEmulator`` from a loopback
-address) with openapi-core: ``/bulk/imports`` against Pinecone's data-plane description
-``db_data_2025-10.oas.yaml``, and ``/indexes/{name}`` against the control-plane description
-``db_control_2025-10.oas.yaml``. A violation fails the test that caused it.
+each exchange whose response came from the local emulator (``Server: PineconeEmulator``, on a
+loopback address) with openapi-core: ``/bulk/imports`` against Pinecone's data-plane
+description ``db_data_2025-10.oas.yaml``, and ``/indexes/{name}`` against the control-plane
+description ``db_control_2025-10.oas.yaml``. A violation fails the test that caused it.
 
 Exchanges are not validated in three cases:
 
@@ -19,7 +19,7 @@ Exchanges are not validated in three cases:
   ``--fault`` in another process.
 
 The OpenAPI files are read from the ``shared/spec`` folder next to the repository. Where that
-folder is missing, nothing is validated and the terminal summary says so.
+folder is missing, nothing is validated and the terminal summary reports that.
 """
 
 from __future__ import annotations
@@ -147,10 +147,10 @@ class ConformanceRecorder:
             self.faults.append(fault)
 
     def emulator_exchanges(self) -> list[Exchange]:
-        """Return the recorded exchanges that the emulator answered, in sending order."""
+        """Return the recorded exchanges whose response came from the emulator, in sending order."""
         with self._lock:
             exchanges = list(self.exchanges)
-        return [exchange for exchange in exchanges if answered_by_emulator(exchange)]
+        return [exchange for exchange in exchanges if is_emulator_response(exchange)]
 
     def is_exempt(self, exchange: Exchange) -> bool:
         """Return whether the response of `exchange` came from a fault the test injected."""
@@ -383,8 +383,8 @@ def redact_api_key(text: str, exchange: Exchange) -> str:
     return text
 
 
-def answered_by_emulator(exchange: Exchange) -> bool:
-    """Return whether the emulator on a loopback address answered this exchange."""
+def is_emulator_response(exchange: Exchange) -> bool:
+    """Return whether the response of this exchange came from the emulator on loopback."""
     if exchange.status is None:
         return False
     servers = exchange.header_values("Server", response=True)
@@ -435,7 +435,7 @@ def exchange_from_httpx(
 
 
 def _decoded_body(response: httpx.Response, raw: bytes) -> bytes:
-    """Return `raw` decoded as the response's Content-Encoding says."""
+    """Return `raw` decoded with the response's Content-Encoding."""
     import httpx
 
     copy = httpx.Response(response.status_code, headers=response.headers, content=raw)

@@ -1,8 +1,9 @@
 """Wire conformance: the client's requests and the emulator's responses match Pinecone's OpenAPI.
 
 The `conformance` plugin validates every exchange of every test at teardown. These tests check
-that the plugin sees each operation, that it catches violations, and that the emulator
-answers conforming bodies also to requests the client never sends (invalid ones included).
+that the plugin records each operation, that it catches violations, and that the emulator
+sends conforming bodies also in response to requests the client never sends (invalid ones
+included).
 """
 
 from __future__ import annotations
@@ -341,7 +342,7 @@ def test_violation_names_request(descriptions: ApiDescriptions) -> None:
     assert violations[0].startswith("GET http://127.0.0.1:5081/bulk/imports/101 -> 200")
 
 
-# The emulator answers conforming bodies to requests that the client never sends.
+# The emulator sends conforming bodies in response to requests that the client never sends.
 
 
 @pytest.fixture
@@ -349,7 +350,7 @@ def raw_client(emulator: Emulator) -> httpx.Client:
     return httpx.Client(base_url=emulator.url, headers=HEADERS, timeout=5.0)
 
 
-EMULATOR_ANSWERS: dict[str, tuple[str, str, dict[str, Any], int]] = {
+EMULATOR_ERRORS: dict[str, tuple[str, str, dict[str, Any], int]] = {
     "limit-zero": ("GET", "/bulk/imports", {"params": {"limit": 0}}, 400),
     "limit-not-number": ("GET", "/bulk/imports", {"params": {"limit": "ten"}}, 400),
     "unknown-token": ("GET", "/bulk/imports", {"params": {"paginationToken": "bogus"}}, 400),
@@ -375,11 +376,11 @@ EMULATOR_ANSWERS: dict[str, tuple[str, str, dict[str, Any], int]] = {
 }
 
 
-@pytest.mark.parametrize("name", EMULATOR_ANSWERS)
-def test_emulator_error_answer_conforms(
+@pytest.mark.parametrize("name", EMULATOR_ERRORS)
+def test_emulator_error_response_conforms(
     name: str, raw_client: httpx.Client, descriptions: ApiDescriptions
 ) -> None:
-    method, path, options, expected_status = EMULATOR_ANSWERS[name]
+    method, path, options, expected_status = EMULATOR_ERRORS[name]
 
     item = raw_exchange(raw_client, method, path, **options)
 
@@ -387,7 +388,7 @@ def test_emulator_error_answer_conforms(
     assert validate_exchange(descriptions, item, check_request=False) == []
 
 
-def test_emulator_missing_key_answer_conforms(
+def test_emulator_missing_key_response_conforms(
     emulator: Emulator, descriptions: ApiDescriptions
 ) -> None:
     with httpx.Client(base_url=emulator.url, timeout=5.0) as client:
@@ -459,7 +460,7 @@ UNSEEN_ADD = FaultSchedule.add
 BAD_BODY = b'{{"percentComplete":150}}'
 
 
-def describe_with_bad_answer():
+def describe_with_bad_response():
     with Emulator(api_key=KEY, clock=ManualClock()) as emulator:
         emulator.start_import("s3://bucket/dir")
         fault = Fault(status=200, body=BAD_BODY, headers={{"Content-Type": "application/json"}})
@@ -468,19 +469,19 @@ def describe_with_bad_answer():
             describe_import("101", host=emulator.url, api_key=KEY)
 
 
-def test_bad_answer():
-    describe_with_bad_answer()
+def test_bad_response():
+    describe_with_bad_response()
 
 
 @pytest.mark.nonconforming
-def test_bad_answer_marked():
-    describe_with_bad_answer()
+def test_bad_response_marked():
+    describe_with_bad_response()
 """
 
 
 @pytest.fixture(scope="module")
 def inner_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    """Run two tests that receive a non-conforming answer, in a separate pytest process."""
+    """Run two tests that receive a non-conforming response, in a separate pytest process."""
     if load_descriptions() is None:
         pytest.skip("the Pinecone OpenAPI files are missing")
     folder = tmp_path_factory.mktemp("inner")
@@ -512,7 +513,7 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedP
 
 
 def test_plugin_fails_test_at_teardown(inner_run: subprocess.CompletedProcess[str]) -> None:
-    assert "ERROR at teardown of test_bad_answer" in inner_run.stdout
+    assert "ERROR at teardown of test_bad_response" in inner_run.stdout
 
 
 def test_plugin_failure_names_request(inner_run: subprocess.CompletedProcess[str]) -> None:

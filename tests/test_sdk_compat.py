@@ -257,7 +257,7 @@ def test_sdk_sends_api_version_once(index: Any, emulator: Emulator) -> None:
     assert versions == [[SDK_API_VERSION]] * len(emulator.requests)
 
 
-def test_emulator_answers_sdk_api_version(index: Any, emulator: Emulator) -> None:
+def test_emulator_accepts_sdk_api_version(index: Any, emulator: Emulator) -> None:
     run_every_operation(index, emulator)
 
     statuses = [request.status for request in emulator.requests]
@@ -286,7 +286,7 @@ def test_sdk_requests_conform(index: Any, emulator: Emulator, spec_dir: Path) ->
     strict=True,
     raises=pinecone.ResponseParsingError,
     reason="the SDK 10.2 reads the 2026-07 IndexModel (required schema and deployment "
-    "fields); the emulator answers GET /indexes/{name} in the 2025-10 shape",
+    "fields); the emulator returns GET /indexes/{name} in the 2025-10 shape",
 )
 def test_sdk_describe_index_parses(sdk_client: Any) -> None:
     sdk_client.indexes.describe("quickstart")
