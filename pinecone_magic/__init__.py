@@ -128,9 +128,9 @@ def unload_ipython_extension(ipython: Any) -> None:
         if magics in ipython.configurables:
             ipython.configurables.remove(magics)
 
-    from . import config
+    from . import defaults
 
-    config.configure({})
+    defaults.configure({})
 
     # Only modules already imported hold connections; importing them now would load httpx.
     if f"{__name__}.transport" in sys.modules:

@@ -8,39 +8,31 @@ trait and no magic option, because both would be saved in the notebook.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .defaults import (
+    DEFAULT_API_VERSION,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_CONTROLLER_HOST,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_CONTROLLER_HOST,
+    ENV_INDEX_HOST,
+    MAX_ATTEMPTS,
+    MAX_CONCURRENCY,
+    MAX_IMPORT_ID_LENGTH,
+    MAX_TIMEOUT,
+    configured_value,
+)
 from .errors import InvalidInputError, MissingApiKeyError
-
-DEFAULT_API_VERSION = "2025-10"
-DEFAULT_CONTROLLER_HOST = "https://api.pinecone.io"
-
-#: Maximum time in seconds for one whole call, retries and waits between them included.
-DEFAULT_TIMEOUT = 60.0
-#: Maximum time in seconds to open a connection, for one attempt.
-CONNECT_TIMEOUT = 5.0
-#: Maximum time in seconds to wait for an answer, for one attempt.
-READ_TIMEOUT = 30.0
-#: Number of attempts in all, the first one included.
-DEFAULT_MAX_RETRIES = 4
-#: Number of requests in flight at once when several imports are cancelled.
-DEFAULT_CONCURRENCY = 8
-
-MAX_IMPORT_ID_LENGTH = 1000
-MAX_TIMEOUT = 3600.0
-MAX_CONCURRENCY = 64
-MAX_ATTEMPTS = 10
-
-ENV_API_KEY = "PINECONE_API_KEY"
-ENV_INDEX_HOST = "PINECONE_INDEX_HOST"
-ENV_CONTROLLER_HOST = "PINECONE_CONTROLLER_HOST"
 
 _API_VERSION_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}(\.[A-Za-z0-9]+)?")
 _INDEX_NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?")
@@ -94,21 +86,6 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     concurrency: int = DEFAULT_CONCURRENCY
     controller_host: str = DEFAULT_CONTROLLER_HOST
-
-
-# Values set with `%config PineconeMagics.<trait>`; the magics keep this mapping up to date.
-_configured: dict[str, Any] = {}
-
-
-def configure(values: Mapping[str, Any]) -> None:
-    """Replace the configured layer of settings; None values count as unset."""
-    _configured.clear()
-    _configured.update({name: value for name, value in values.items() if value is not None})
-
-
-def configured_value(name: str) -> Any:
-    """Return the value set with `%config` for `name`, or None."""
-    return _configured.get(name)
 
 
 def resolve_settings(
@@ -286,7 +263,12 @@ def normalize_host(value: object, *, name: str = "host") -> str:
         raise InvalidInputError(
             f"The {name} {_shown(value)} is a {type(value).__name__}; pass it as a string."
         )
+    return _normalize_host_text(value, name)
 
+
+# Every call checks its host again, and the same few hosts recur, so valid results are cached.
+@functools.lru_cache(maxsize=256)
+def _normalize_host_text(value: str, name: str) -> str:
     text = value.strip()
     # Messages show the host without anything before '@', so that a pasted password stays hidden.
     safe = _without_credentials(text) if "@" in text else text
@@ -410,6 +392,7 @@ def _split_host_port(rest: str, text: str, name: str) -> tuple[str, int | None]:
     return hostname, int(port_text)
 
 
+@functools.lru_cache(maxsize=256)
 def _is_loopback(hostname: str) -> bool:
     if hostname in ("localhost", "localhost."):
         return True

@@ -33,7 +33,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Float, TraitError, Unicode, observe, validate
 from traitlets import Tuple as TupleTrait
 
-from . import client, config
+from . import client, config, defaults
 from .config import ApiKey
 from .display import ErrorDisplay
 from .errors import InvalidInputError, MissingApiKeyError, PineconeMagicError
@@ -127,9 +127,9 @@ def _default_target(host: str | None, index: str | None) -> str:
     candidates = (
         host,
         index,
-        config.configured_value("host"),
-        config.configured_value("index"),
-        os.environ.get(config.ENV_INDEX_HOST),
+        defaults.configured_value("host"),
+        defaults.configured_value("index"),
+        os.environ.get(defaults.ENV_INDEX_HOST),
     )
     for candidate in candidates:
         if candidate:
@@ -138,7 +138,7 @@ def _default_target(host: str | None, index: str | None) -> str:
 
 
 def _key_in_environment() -> bool:
-    return bool(os.environ.get(config.ENV_API_KEY, "").strip())
+    return bool(os.environ.get(defaults.ENV_API_KEY, "").strip())
 
 
 @dataclass(frozen=True)

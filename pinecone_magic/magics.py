@@ -17,24 +17,56 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument, construct_parser
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
-from . import config
-from .errors import BatchError, InvalidInputError, PineconeMagicError
-from .models import KNOWN_STATUSES, ImportList
+from . import defaults
+
+# Loading the extension imports only this module and defaults.py. The validators, the
+# client and the result types load on first use, which keeps %load_ext fast.
 
 logger = logging.getLogger("pinecone_magic")
 
 #: Maximum number of rows that `%pc_list_imports --limit` accepts.
 MAX_LIST_ROWS = 100_000
 
+_SETTING_NAMES = frozenset({
+    "host", "index", "controller_host", "api_version", "timeout", "concurrency",
+    "max_retries", "short_errors",
+})
+
 # Options a user may try for the key; they get a message that explains where the key goes.
 _KEY_OPTIONS = frozenset({"--api-key", "--api_key", "--apikey", "--key", "-k"})
 
 # An argument left as `$name` or `{name}` after IPython's expansion names an undefined variable.
 _UNEXPANDED = re.compile(r"\$.*|\{[A-Za-z_][\w.\[\]'\"]*\}")
+
+
+def _deferred_magic_arguments(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a magic whose argparse parser and help text are built on first use.
+
+    IPython's @magic_arguments builds both when the module is imported, and formatting the
+    help of three magics is most of the time that %load_ext would take. `%magic?` calls
+    the function's `getdoc`, which builds them then.
+    """
+    function.has_arguments = True  # type: ignore[attr-defined]
+    function.getdoc = lambda: _help_of(function)  # type: ignore[attr-defined]
+    return function
+
+
+def _parser_of(function: Callable[..., Any]) -> Any:
+    """Return the argparse parser of a magic, building it and its help text on first use."""
+    parser = getattr(function, "parser", None)
+    if parser is None:
+        parser = construct_parser(function)
+        function.parser = parser  # type: ignore[attr-defined]
+    return parser
+
+
+def _help_of(function: Callable[..., Any]) -> str:
+    _parser_of(function)
+    return function.__doc__ or ""
 
 
 def _common_arguments(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,7 +79,7 @@ def _common_arguments(function: Callable[..., Any]) -> Callable[..., Any]:
         ),
         argument(
             "--api-version", metavar="VERSION",
-            help=f"X-Pinecone-Api-Version header (default {config.DEFAULT_API_VERSION}).",
+            help=f"X-Pinecone-Api-Version header (default {defaults.DEFAULT_API_VERSION}).",
         ),
         argument(
             "--index", metavar="NAME",
@@ -80,21 +112,21 @@ class PineconeMagics(Magics):
     controller_host = Unicode(
         None, allow_none=True,
         help="Control plane URL for --index; overrides PINECONE_CONTROLLER_HOST "
-        f"(default {config.DEFAULT_CONTROLLER_HOST}).",
+        f"(default {defaults.DEFAULT_CONTROLLER_HOST}).",
     ).tag(config=True)
     api_version = Unicode(
-        config.DEFAULT_API_VERSION, help="Value of the X-Pinecone-Api-Version header."
+        defaults.DEFAULT_API_VERSION, help="Value of the X-Pinecone-Api-Version header."
     ).tag(config=True)
     timeout = Float(
-        config.DEFAULT_TIMEOUT,
+        defaults.DEFAULT_TIMEOUT,
         help="Maximum time in seconds for one call, retries and the waits between them included.",
     ).tag(config=True)
     concurrency = Int(
-        config.DEFAULT_CONCURRENCY,
+        defaults.DEFAULT_CONCURRENCY,
         help="Maximum number of cancel requests in flight at once when several ids are given.",
     ).tag(config=True)
     max_retries = Int(
-        config.DEFAULT_MAX_RETRIES,
+        defaults.DEFAULT_MAX_RETRIES,
         help="Number of attempts in all, the first included, for 408, 429, 5xx and "
         "connection errors.",
     ).tag(config=True)
@@ -112,7 +144,7 @@ class PineconeMagics(Magics):
         "max_retries",
     )
     def _validate_setting(self, proposal: Any) -> Any:
-        return _checked(proposal, _SETTING_VALIDATORS[proposal["trait"].name])
+        return _checked(proposal["trait"].name, proposal["value"])
 
     @observe(
         "host", "index", "controller_host", "api_version", "timeout", "concurrency",
@@ -128,7 +160,7 @@ class PineconeMagics(Magics):
 
     def _publish_settings(self) -> None:
         """Copy the traits into the configured layer that client.py reads."""
-        config.configure({
+        defaults.configure({
             "host": self.host,
             "index": self.index,
             "controller_host": self.controller_host,
@@ -138,7 +170,7 @@ class PineconeMagics(Magics):
             "max_retries": self.max_retries,
         })
 
-    @magic_arguments()
+    @_deferred_magic_arguments
     @argument(
         "import_ids", nargs="*", metavar="IMPORT_ID",
         help="Ids of the imports to cancel. With no id, show the cancel form.",
@@ -200,6 +232,8 @@ class PineconeMagics(Magics):
         if batch.failed:
             from IPython.display import display
 
+            from .errors import BatchError
+
             display(batch)
             failed = batch.failed
             error = BatchError(
@@ -212,7 +246,7 @@ class PineconeMagics(Magics):
             raise error
         return batch
 
-    @magic_arguments()
+    @_deferred_magic_arguments
     @argument("import_id", nargs="?", metavar="IMPORT_ID", help="Id of the import to describe.")
     @_common_arguments
     @line_magic
@@ -231,10 +265,10 @@ class PineconeMagics(Magics):
 
         return self._run(lambda: client.describe_import(args.import_id, **self._call_options(args)))
 
-    @magic_arguments()
+    @_deferred_magic_arguments
     @argument(
         "--status", nargs="+", action="append", metavar="STATUS",
-        help=f"Show only imports with these statuses: {', '.join(KNOWN_STATUSES)}.",
+        help=f"Show only imports with these statuses: {', '.join(defaults.IMPORT_STATUSES)}.",
     )
     @argument("--limit", metavar="N", help="Show at most the N newest imports.")
     @_common_arguments
@@ -249,6 +283,7 @@ class PineconeMagics(Magics):
         limit = _checked_row_limit(args.limit)
 
         from . import client
+        from .models import ImportList
 
         def collect() -> ImportList:
             imports = [
@@ -283,13 +318,11 @@ class PineconeMagics(Magics):
                 )
 
         try:
-            args: argparse.Namespace = magic.parser.parse_args(  # type: ignore[attr-defined]
-                words
-            )
+            args: argparse.Namespace = _parser_of(magic.__func__).parse_args(words)  # type: ignore[attr-defined]
         except UsageError as error:
             raise UsageError(_without_api_key(str(error))) from None
         if args.help:
-            print(magic.__doc__)
+            print(_help_of(magic.__func__))  # type: ignore[attr-defined]
             return None
 
         for value in _string_values(vars(args)):
@@ -311,6 +344,8 @@ class PineconeMagics(Magics):
 
     def _run(self, call: Callable[[], Any]) -> Any:
         """Run a client call, turning invalid input into UsageError and shortening errors."""
+        from .errors import InvalidInputError, PineconeMagicError
+
         try:
             return call()
         except InvalidInputError as error:
@@ -322,26 +357,30 @@ class PineconeMagics(Magics):
 
 def _without_api_key(text: str) -> str:
     """Replace the configured API key in a message, in case it was pasted on the line."""
-    key = os.environ.get(config.ENV_API_KEY, "").strip()
+    key = os.environ.get(defaults.ENV_API_KEY, "").strip()
     return text.replace(key, "***") if key else text
 
 
-def _check_short_errors(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"short_errors {value!r} is not True or False.")
-    return value
+def validate_setting(name: str, value: Any) -> Any:
+    """Return the checked value of the PineconeMagics trait `name`, or raise InvalidInputError."""
+    from . import config
+    from .errors import InvalidInputError
 
+    if name == "short_errors":
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"short_errors {value!r} is not True or False.")
+        return value
+    if name in ("host", "controller_host"):
+        return config.normalize_host(value, name=name.replace("_", " "))
 
-_SETTING_VALIDATORS: dict[str, Callable[[Any], Any]] = {
-    "host": config.normalize_host,
-    "index": config.validate_index_name,
-    "controller_host": lambda value: config.normalize_host(value, name="controller host"),
-    "api_version": config.validate_api_version,
-    "timeout": config.validate_timeout,
-    "concurrency": config.validate_concurrency,
-    "max_retries": config.validate_max_retries,
-    "short_errors": _check_short_errors,
-}
+    validators: dict[str, Callable[[Any], Any]] = {
+        "index": config.validate_index_name,
+        "api_version": config.validate_api_version,
+        "timeout": config.validate_timeout,
+        "concurrency": config.validate_concurrency,
+        "max_retries": config.validate_max_retries,
+    }
+    return validators[name](value)
 
 
 def _drop_invalid_settings(shell: Any) -> None:
@@ -353,23 +392,27 @@ def _drop_invalid_settings(shell: Any) -> None:
     section = getattr(getattr(shell, "config", None), "PineconeMagics", None)
     if not section:
         return
+
+    from .errors import InvalidInputError
+
     for name in list(section):
-        validator = _SETTING_VALIDATORS.get(name)
-        if validator is None or section[name] is None:
+        if name not in _SETTING_NAMES or section[name] is None:
             continue
         try:
-            validator(section[name])
+            validate_setting(name, section[name])
         except InvalidInputError as error:
             logger.warning("Ignoring PineconeMagics.%s from the configuration: %s", name, error)
             del section[name]
 
 
-def _checked(proposal: Any, validator: Callable[[Any], Any]) -> Any:
-    value = proposal["value"]
+def _checked(name: str, value: Any) -> Any:
     if value is None:
         return None
+
+    from .errors import InvalidInputError
+
     try:
-        return validator(value)
+        return validate_setting(name, value)
     except InvalidInputError as error:
         raise TraitError(str(error)) from None
 
@@ -387,7 +430,7 @@ def _string_values(values: dict[str, Any]) -> list[str]:
 def _checked_statuses(groups: list[list[str]] | None) -> tuple[str, ...]:
     if not groups:
         return ()
-    by_lower = {status.lower(): status for status in KNOWN_STATUSES}
+    by_lower = {status.lower(): status for status in defaults.IMPORT_STATUSES}
     statuses: list[str] = []
     for value in (item for group in groups for item in group):
         for part in value.split(","):
@@ -395,7 +438,7 @@ def _checked_statuses(groups: list[list[str]] | None) -> tuple[str, ...]:
             if status is None:
                 raise UsageError(
                     f"Status {part.strip()!r} is not an import status; use one of "
-                    f"{', '.join(KNOWN_STATUSES)}."
+                    f"{', '.join(defaults.IMPORT_STATUSES)}."
                 )
             if status not in statuses:
                 statuses.append(status)
@@ -422,7 +465,9 @@ class _WaitProgress:
     """One display line that a wait updates in place."""
 
     def __init__(self, wait: str) -> None:
-        self.limit = config.validate_timeout(wait) if wait else config.DEFAULT_TIMEOUT
+        from .config import validate_timeout
+
+        self.limit = validate_timeout(wait) if wait else defaults.DEFAULT_TIMEOUT
         self._handle: Any = None
 
     def update(self, models: Any, elapsed: float) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .defaults import IMPORT_STATUSES
+
 if TYPE_CHECKING:
     from IPython.lib.pretty import PrettyPrinter
 
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
 
 #: Statuses after which an import no longer changes, so a cancel has no effect.
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Cancelled"})
-#: Every status of the 2025-10 API; other values are accepted and shown as they are.
-KNOWN_STATUSES = ("Pending", "InProgress", "Failed", "Completed", "Cancelled")
+KNOWN_STATUSES = IMPORT_STATUSES
 
 
 class _RichDisplay:

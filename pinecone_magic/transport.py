@@ -37,7 +37,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._version import __version__
-from .config import CONNECT_TIMEOUT, MAX_CONCURRENCY, READ_TIMEOUT, ApiKey, is_loopback_url
+from .config import ApiKey, is_loopback_url
+from .defaults import CONNECT_TIMEOUT, MAX_CONCURRENCY, READ_TIMEOUT
 from .errors import ApiError, InvalidInputError, PineconeMagicError, RequestTimeoutError
 from .redaction import key_filter
 from .responses import (

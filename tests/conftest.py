@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pinecone_magic import config
+from pinecone_magic import defaults
 from pinecone_magic.emulator import Emulator, ManualClock
 
 pytest_plugins = ["conformance"]
@@ -40,9 +40,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Remove Pinecone and proxy variables, and reset configured settings and caches."""
     for name in _PINECONE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    config.configure({})
+    defaults.configure({})
     yield
-    config.configure({})
+    defaults.configure({})
 
     from pinecone_magic import client, transport
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import API_KEY, environment_without_pinecone
 
-from pinecone_magic import config
+from pinecone_magic import defaults
 from pinecone_magic.emulator import Emulator, ManualClock
 from pinecone_magic.errors import InvalidInputError, NotFoundError, RequestTimeoutError
 from pinecone_magic.form import (
@@ -93,7 +93,7 @@ def test_form_prefills_host_from_environment(form: CancelImportForm, configured:
 
 def test_form_prefills_host_from_config(configured: Emulator) -> None:
     configured_host = f"http://localhost:{configured.port}"
-    config.configure({"host": configured_host})
+    defaults.configure({"host": configured_host})
 
     form = cancel_import_form()
 

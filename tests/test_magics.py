@@ -153,10 +153,12 @@ def test_magic_help_flag_sends_nothing(shell: Any, configured: Emulator, name: s
 
 
 @pytest.mark.parametrize("name", MAGIC_NAMES)
-def test_magic_docstring_has_usage(shell: Any, name: str) -> None:
+def test_magic_inspect_help_has_usage(shell: Any, name: str) -> None:
+    from IPython.core.oinspect import getdoc
+
     magic = shell.find_line_magic(name)
 
-    assert "--host HOST" in magic.__doc__
+    assert "--host HOST" in getdoc(magic)
 
 
 def test_describe_magic_shows_status(shell: Any, configured: Emulator) -> None:
