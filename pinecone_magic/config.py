@@ -38,6 +38,8 @@ _API_VERSION_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}(\.[A-Za-z0-9]+)?")
 _INDEX_NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?")
 _HOSTNAME_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME_PATTERN = re.compile(rf"{_HOSTNAME_LABEL}(\.{_HOSTNAME_LABEL})*\.?")
+#: Printable ASCII without spaces; a key that does not match gets a message naming the position.
+_API_KEY_PATTERN = re.compile(r"[\x21-\x7e]+")
 _SHOWN_VALUE_LENGTH = 60
 
 _KEY_HINT = (
@@ -237,6 +239,9 @@ def validate_api_key(value: object) -> ApiKey:
     key = value.strip()
     if not key:
         raise MissingApiKeyError(f"The Pinecone API key is empty; {_KEY_HINT}.")
+
+    if _API_KEY_PATTERN.fullmatch(key):
+        return ApiKey(key)
 
     for position, character in enumerate(key, start=1):
         if not character.isascii():

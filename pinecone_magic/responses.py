@@ -8,6 +8,7 @@ first, so a server that echoes the API key does not put it in a message.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import ssl
@@ -43,11 +44,28 @@ class Reply:
     reason_phrase: str
     headers: httpx.Headers
     content: bytes
-    encoding: str
 
     @property
     def text(self) -> str:
-        return self.content.decode(self.encoding, errors="replace")
+        """The body decoded with its declared charset, or UTF-8, replacing invalid bytes.
+
+        The charset is parsed here, not when the response arrives, because only errors
+        need the text.
+        """
+        codec = _codec_name(self.headers.get("Content-Type", ""))
+        return self.content.decode(codec, errors="replace")
+
+
+def _codec_name(content_type: str) -> str:
+    """Return the codec of the charset parameter of a Content-Type, or utf-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            try:
+                return codecs.lookup(value.strip().strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def attempts_text(count: int) -> str:

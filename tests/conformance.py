@@ -9,10 +9,10 @@ description ``db_control_2025-10.oas.yaml``. A violation fails the test that cau
 
 Exchanges are not validated in three cases:
 
-- The response came from a fault that the test scheduled in an in-process emulator
-  (``Emulator.inject_fault``, ``Emulator.add_fault``): a response is exempt when its status
-  equals the status of such a fault and its body is the fault's body (or the fault has no
-  body of its own). The request is still validated.
+- The response came from a fault that the test scheduled in an in-process emulator with
+  ``Emulator.inject_fault`` or ``Emulator.add_fault``. Such a response has the status of the
+  fault and, where the fault has a body of its own, that body. The request is still
+  validated.
 - No response arrived (a dropped or hung connection, a timeout).
 - The test is marked ``@pytest.mark.nonconforming`` because it sends or provokes
   non-conforming traffic on purpose, for example through an emulator started with
@@ -118,8 +118,8 @@ class Exchange:
     def header_values(self, name: str, *, response: bool = False) -> list[str]:
         """Return every value of header `name` (case-insensitive) in the request or response."""
         items = self.response_headers if response else self.request_headers
-        wanted = name.lower()
-        return [value for key, value in items if key.lower() == wanted]
+        lowered = name.lower()
+        return [value for key, value in items if key.lower() == lowered]
 
     def title(self) -> str:
         """Return ``METHOD URL -> STATUS`` for messages."""
@@ -137,7 +137,7 @@ class ConformanceRecorder:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_exchange(self, exchange: Exchange) -> None:
-        """Record one exchange; safe to call from several threads."""
+        """Record one exchange. Safe to call from several threads."""
         with self._lock:
             self.exchanges.append(exchange)
 
@@ -156,6 +156,8 @@ class ConformanceRecorder:
         """Return whether the response of `exchange` came from a fault the test injected."""
         with self._lock:
             faults = list(self.faults)
+        # NOTE: a fault without a body of its own exempts every response with its status in
+        # this test, so a real emulator error of that status goes unvalidated there.
         return any(
             fault.status == exchange.status
             and (fault.body is None or fault.body == exchange.response_body)
@@ -163,7 +165,7 @@ class ConformanceRecorder:
         )
 
     def check(self) -> tuple[list[str], int, int]:
-        """Validate the emulator's exchanges; return the violations, validated and exempt counts.
+        """Validate the emulator's exchanges and return the violations, validated and exempt counts.
 
         Each violation is one line that names the exchange, the OpenAPI file and the problem.
         """
@@ -190,7 +192,7 @@ class ConformanceRecorder:
 
 @functools.lru_cache(maxsize=4)
 def load_descriptions(spec_dir: Path = SPEC_DIR) -> ApiDescriptions | None:
-    """Load both OpenAPI files from `spec_dir` once per process; None where a file is missing."""
+    """Load both OpenAPI files from `spec_dir` once per process, or return None if one is absent."""
     data_path = spec_dir / DATA_SPEC_FILE
     control_path = spec_dir / CONTROL_SPEC_FILE
     if not data_path.is_file() or not control_path.is_file():
@@ -268,7 +270,7 @@ def validate_exchange(
     check_request: bool = True,
     check_response: bool = True,
 ) -> list[str]:
-    """Return the problems of one exchange against the OpenAPI file for its path; [] if none.
+    """Return the problems of one exchange against the OpenAPI file for its path, [] if none.
 
     Besides openapi-core's checks, the request must carry X-Pinecone-Api-Version exactly once:
     openapi-core 0.23 fills a missing required header from its schema default instead of

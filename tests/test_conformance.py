@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def descriptions(spec_dir: Path) -> ApiDescriptions:
 
 @pytest.fixture
 def recorder(openapi_conformance: ConformanceRecorder | None) -> ConformanceRecorder:
-    """This test's recorder; the test skips where the plugin validates nothing."""
+    """This test's recorder. The test skips where the plugin validates nothing."""
     if openapi_conformance is None:
         pytest.skip("the conformance plugin is inactive: the OpenAPI files are missing")
     return openapi_conformance
@@ -210,7 +210,7 @@ def test_recorder_keeps_streamed_body(configured: Emulator, recorder: Conformanc
     assert json.loads(body)["id"] == "101"
 
 
-# Responses from injected faults are exempt; other responses are not.
+# Responses from injected faults are exempt, and other responses are not.
 
 
 def test_fault_html_body_is_exempt(configured: Emulator, recorder: ConformanceRecorder) -> None:
@@ -346,8 +346,10 @@ def test_violation_names_request(descriptions: ApiDescriptions) -> None:
 
 
 @pytest.fixture
-def raw_client(emulator: Emulator) -> httpx.Client:
-    return httpx.Client(base_url=emulator.url, headers=HEADERS, timeout=5.0)
+def raw_client(emulator: Emulator) -> Iterator[httpx.Client]:
+    """A plain httpx client for the emulator, sending the test key and API version."""
+    with httpx.Client(base_url=emulator.url, headers=HEADERS, timeout=5.0) as client:
+        yield client
 
 
 EMULATOR_ERRORS: dict[str, tuple[str, str, dict[str, Any], int]] = {

@@ -2,7 +2,7 @@
 
 The SDK talks only to the emulator: the index host and the control-plane host are the
 emulator's loopback URL, and a guard fails the test if any socket is opened to another
-address. The SDK sends `X-Pinecone-Api-Version: 2026-07`; the import endpoints are the same
+address. The SDK sends `X-Pinecone-Api-Version: 2026-07`. The import endpoints are the same
 in every data-plane description from 2025-10 to 2026-04, so the emulator serves them as is.
 """
 
@@ -68,6 +68,7 @@ def sdk_client(
     monkeypatch.setenv("PINECONE_CONTROLLER_HOST", emulator.url)
     client = pinecone.Pinecone(api_key=API_KEY, host=emulator.url)
     yield client
+    client.close()
 
     assert remote_attempts == []
 
@@ -221,11 +222,11 @@ def test_sdk_odd_id_stays_one_segment(index: Any, import_id: str) -> None:
 
 
 def test_sdk_wrong_key_raises_unauthorized(emulator: Emulator, remote_attempts: list[str]) -> None:
-    client = pinecone.Pinecone(api_key="pcsk_wrong_key", host=emulator.url)
-    handle = client.Index(host=emulator.url)
-
-    with pytest.raises(pinecone.UnauthorizedError) as caught:
-        handle.describe_import("101")
+    with pinecone.Pinecone(api_key="pcsk_wrong_key", host=emulator.url) as client:
+        handle = client.Index(host=emulator.url)
+        with pytest.raises(pinecone.UnauthorizedError) as caught:
+            handle.describe_import("101")
+        handle.close()
 
     assert caught.value.status_code == 401
     assert remote_attempts == []
@@ -301,4 +302,3 @@ def test_remote_guard_blocks_lookup(remote_attempts: list[str]) -> None:
         socket.getaddrinfo("example.invalid", 443)
 
     assert remote_attempts == ["name lookup of 'example.invalid'"]
-    remote_attempts.clear()

@@ -19,8 +19,10 @@ Where prose and schemas differ, the emulator follows the schemas of the 2025-10 
 files. For example, the description of ``GET /bulk/imports`` speaks of a
 ``pagination_token``, while the schemas name the query parameter ``paginationToken`` and
 the response field ``pagination.next``. JSON fields are camelCase (``createdAt``,
-``percentComplete``), the import path parameter is ``id``, and data-plane error bodies are
-rpcStatus objects whose ``code`` is a gRPC code.
+``percentComplete``), although the documentation shows snake_case examples such as
+``created_at``. The import path parameter is ``id``, ``percentComplete`` may be 0 and 100
+inclusive as the schema allows, and data-plane error bodies are rpcStatus objects whose
+``code`` is a gRPC code.
 
 Where the emulator differs from the real service:
 
