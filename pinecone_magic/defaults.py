@@ -16,7 +16,7 @@ DEFAULT_CONTROLLER_HOST = "https://api.pinecone.io"
 DEFAULT_TIMEOUT = 60.0
 #: Maximum time in seconds to open a connection, for one attempt.
 CONNECT_TIMEOUT = 5.0
-#: Maximum time in seconds to wait for an answer, for one attempt.
+#: Maximum time in seconds to wait for each part of a response, for one attempt.
 READ_TIMEOUT = 30.0
 #: Number of attempts in all, the first one included.
 DEFAULT_MAX_RETRIES = 4

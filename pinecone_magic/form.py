@@ -382,7 +382,7 @@ class CancelImportForm(widgets.VBox):  # type: ignore[misc]
 
     def _cancel_in_background(self, import_id: str, target: _Target) -> None:
         # The button is enabled again only after the response is rendered, so a caller
-        # that waits for busy to turn False also sees the output.
+        # that waits for busy to turn False finds the output already rendered.
         try:
             accepted = self._send_cancel(import_id, target)
         finally:

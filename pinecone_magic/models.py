@@ -182,7 +182,7 @@ class CancelOutcome(_RichDisplay):
 class CancelBatch(_RichDisplay):
     """Outcomes of a batch cancel, in the order of the ids given.
 
-    After a wait, `final` holds each import as last described, and `still_running` the
+    After a wait, `final` contains each import as last described, and `still_running` the
     ids that had not finished when the wait ended.
     """
 

@@ -223,8 +223,8 @@ def send(
 
     `path` must already be percent-encoded. `action` names the operation in messages, such
     as "cancel of import '101'". `timeout` bounds the whole call, retries and the waits
-    between them included; `deadline`, a `time.monotonic()` value, ends it earlier when
-    several requests share one time limit. `timeout_hint` follows the message of a timeout
+    between them included. `deadline`, a `time.monotonic()` value, ends the call earlier
+    when several requests share one time limit. `timeout_hint` follows the message of a timeout
     or a dropped connection, after which the outcome is unknown.
     """
     client = get_client(base_url, api_key)
@@ -391,7 +391,7 @@ def _backoff(attempt: int) -> float:
 def _retry_after(reply: Reply) -> float | None:
     """Return the wait that a Retry-After header requests, in seconds, or None.
 
-    The header holds either seconds or an HTTP date. A date in the past means no wait; a
+    The header contains either seconds or an HTTP date. A date in the past means no wait; a
     negative, infinite or unreadable value is ignored.
     """
     value = reply.headers.get("Retry-After", "").strip()
