@@ -213,7 +213,7 @@ def cancel_imports(
     ids = [validate_import_id(import_id) for import_id in import_ids]
     if not ids:
         raise InvalidInputError("No import ids were given; pass one or more ids, such as 101 102.")
-    wait_limit = validate_timeout(wait) if wait is not None else None
+    wait_limit = validate_timeout(wait, label="Wait") if wait is not None else None
     settings = resolve_settings(
         host=host, index=index, api_key=api_key, api_version=api_version,
         timeout=timeout, max_retries=max_retries, concurrency=concurrency,

@@ -445,12 +445,15 @@ def validate_api_version(value: object) -> str:
     return value.strip()
 
 
-def validate_timeout(value: object) -> float:
-    """Return a timeout in seconds, greater than 0 and at most one hour."""
-    number = _as_number(value, "Timeout", "seconds")
+def validate_timeout(value: object, *, label: str = "Timeout") -> float:
+    """Return a time limit in seconds, greater than 0 and at most one hour.
+
+    `label` names the option in messages, such as "--wait".
+    """
+    number = _as_number(value, label, "seconds")
     if not 0 < number <= MAX_TIMEOUT:
         raise InvalidInputError(
-            f"Timeout {_shown(value)} is out of range; use a number of seconds greater "
+            f"{label} {_shown(value)} is out of range; use a number of seconds greater "
             f"than 0 and at most {MAX_TIMEOUT:g}."
         )
     return number

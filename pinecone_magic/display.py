@@ -142,8 +142,8 @@ def _cancel_summary(result: CancelResult) -> str:
 
 def _cancel_note(import_id: str) -> str:
     return (
-        "The import turns Cancelled shortly. A cancel has no effect on an import that "
-        f"already finished. Check with %pc_describe_import {import_id}"
+        "Unless the import already finished, it turns Cancelled shortly; a cancel has no "
+        f"effect on a finished import. Check with %pc_describe_import {import_id}"
     )
 
 

@@ -342,7 +342,12 @@ class CancelImportForm(widgets.VBox):  # type: ignore[misc]
         if self.imports:
             lines.append("Imports, newest first:")
             lines.extend(f"  {import_label(model)}" for model in self.imports)
-        if self.status:
+        elif self.loading:
+            # The text is shown once and never updated, so a status would go stale.
+            lines.append("The import list was still loading; see it with %pc_list_imports.")
+        elif not _key_in_environment():
+            lines.append("No API key is set; set PINECONE_API_KEY, then use %pc_list_imports.")
+        elif self.status:
             lines.append(f"Status: {self.status}")
         return "\n".join(lines)
 

@@ -60,6 +60,8 @@ def _parser_of(function: Callable[..., Any]) -> Any:
     parser = getattr(function, "parser", None)
     if parser is None:
         parser = construct_parser(function)
+        # Without this, argparse reads `--api KEY` as `--api-version KEY`.
+        parser.allow_abbrev = False
         function.parser = parser  # type: ignore[attr-defined]
     return parser
 
@@ -239,7 +241,8 @@ class PineconeMagics(Magics):
             error = BatchError(
                 f"{len(failed)} of {len(batch)} imports could not be cancelled "
                 f"({', '.join(outcome.import_id for outcome in failed[:10])}"
-                f"{', ...' if len(failed) > 10 else ''}); see the table above.",
+                f"{', ...' if len(failed) > 10 else ''}); see the table above. Every "
+                "outcome is in sys.last_value.results.",
                 results=batch,
             )
             error.short_traceback = self.short_errors
@@ -320,7 +323,11 @@ class PineconeMagics(Magics):
         try:
             args: argparse.Namespace = _parser_of(magic.__func__).parse_args(words)  # type: ignore[attr-defined]
         except UsageError as error:
-            raise UsageError(_without_api_key(str(error))) from None
+            message = _without_api_key(str(error))
+            if message.startswith("unrecognized arguments"):
+                name = magic.__name__  # type: ignore[attr-defined]
+                message += f"; run %{name} -h to list the options"
+            raise UsageError(message) from None
         if args.help:
             print(_help_of(magic.__func__))  # type: ignore[attr-defined]
             return None
@@ -467,7 +474,7 @@ class _WaitProgress:
     def __init__(self, wait: str) -> None:
         from .config import validate_timeout
 
-        self.limit = validate_timeout(wait) if wait else defaults.DEFAULT_TIMEOUT
+        self.limit = validate_timeout(wait, label="--wait") if wait else defaults.DEFAULT_TIMEOUT
         self._handle: Any = None
 
     def update(self, models: Any, elapsed: float) -> None:
