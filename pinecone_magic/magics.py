@@ -325,7 +325,7 @@ class PineconeMagics(Magics):
         except UsageError as error:
             message = _without_api_key(str(error))
             if message.startswith("unrecognized arguments"):
-                name = magic.__name__  # type: ignore[attr-defined]
+                name = magic.__name__
                 message += f"; run %{name} -h to list the options"
             raise UsageError(message) from None
         if args.help:
