@@ -159,7 +159,7 @@ OUTCOME_ERROR = "error"
 
 @dataclass(frozen=True)
 class CancelOutcome(_RichDisplay):
-    """What happened to one import of a batch cancel.
+    """The outcome of one import in a batch cancel.
 
     `status_after` is the import as described right after the cancel request, or None
     when that check was skipped or failed. `error` is set when the outcome is an error or

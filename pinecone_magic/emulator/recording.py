@@ -60,8 +60,8 @@ class RecordedRequest:
 
     def header_values(self, name: str) -> list[str]:
         """Return every value sent for header `name` (case-insensitive), in order."""
-        wanted = name.lower()
-        return [value for key, value in self.header_items if key.lower() == wanted]
+        expected_name = name.lower()
+        return [value for key, value in self.header_items if key.lower() == expected_name]
 
     def __repr__(self) -> str:
         headers = {
