@@ -280,14 +280,14 @@ def _list_html(imports: ImportList) -> str:
 
 
 def _list_caption(imports: ImportList) -> str:
-    shown = len(imports)
+    listed = len(imports)
     noun = "import" if imports.total == 1 else "imports"
     caption = f"{imports.total} {noun}"
     if imports.statuses:
         caption = f"{imports.total} {noun} with status {' or '.join(imports.statuses)}"
-    if shown < imports.total:
-        caption += f", newest {shown} shown"
-    elif shown:
+    if listed < imports.total:
+        caption += f", newest {listed} shown"
+    elif listed:
         caption += ", newest first"
     return caption + "."
 

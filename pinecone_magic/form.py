@@ -23,7 +23,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from . import client, config, defaults
 from .config import ApiKey
 from .display import ErrorDisplay
 from .errors import InvalidInputError, MissingApiKeyError, PineconeMagicError
-from .models import ImportModel
+from .models import ImportModel, newest_first
 
 __all__ = ["CancelImportForm", "cancel_import_form", "import_label"]
 
@@ -87,17 +87,6 @@ def import_label(model: ImportModel) -> str:
     if model.percent_complete is not None:
         details.append(_whole_percent(model.percent_complete))
     return f"{model.id} ({', '.join(details)})"
-
-
-def newest_first(imports: Iterable[ImportModel]) -> list[ImportModel]:
-    """Return the imports sorted by creation time, newest first, undated ones last."""
-
-    def sort_key(model: ImportModel) -> tuple[int, float]:
-        if model.created_at is None:
-            return (1, 0.0)
-        return (0, -model.created_at.timestamp())
-
-    return sorted(imports, key=sort_key)
 
 
 def parse_index_target(text: str) -> tuple[str | None, str | None]:

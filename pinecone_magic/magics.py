@@ -286,7 +286,7 @@ class PineconeMagics(Magics):
         limit = _checked_row_limit(args.limit)
 
         from . import client
-        from .models import ImportList
+        from .models import ImportList, newest_first
 
         def collect() -> ImportList:
             imports = [
@@ -294,9 +294,9 @@ class PineconeMagics(Magics):
                 for model in client.list_imports(**self._call_options(args))
                 if not statuses or model.status in statuses
             ]
-            imports.sort(key=_newest_first)
-            shown = imports if limit is None else imports[:limit]
-            return ImportList(imports=tuple(shown), statuses=statuses, total=len(imports))
+            imports = newest_first(imports)
+            newest = imports if limit is None else imports[:limit]
+            return ImportList(imports=tuple(newest), statuses=statuses, total=len(imports))
 
         return self._run(collect)
 
@@ -461,11 +461,6 @@ def _checked_row_limit(value: str | None) -> int | None:
             f"Limit {value!r} is invalid; use a whole number of rows from 1 to {MAX_LIST_ROWS}."
         )
     return int(text)
-
-
-def _newest_first(model: Any) -> tuple[int, float]:
-    created = model.created_at
-    return (0, -created.timestamp()) if created is not None else (1, 0.0)
 
 
 class _WaitProgress:

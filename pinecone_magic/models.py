@@ -7,7 +7,7 @@ through display.py, which they import only when IPython requests a rendering.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -112,6 +112,17 @@ class ImportModel(_RichDisplay):
     def is_finished(self) -> bool:
         """Whether the import reached Completed, Failed or Cancelled."""
         return self.status in FINISHED_STATUSES
+
+
+def newest_first(imports: Iterable[ImportModel]) -> list[ImportModel]:
+    """Return the imports sorted by creation time, newest first, undated ones last."""
+
+    def sort_key(model: ImportModel) -> tuple[int, float]:
+        if model.created_at is None:
+            return (1, 0.0)
+        return (0, -model.created_at.timestamp())
+
+    return sorted(imports, key=sort_key)
 
 
 @dataclass(frozen=True)
